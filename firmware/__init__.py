@@ -1,0 +1,1 @@
+"""Firmware of the all-in-one call box."""
