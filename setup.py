@@ -57,5 +57,6 @@ setup(
         "pyudev>=0.24",
         "supervisor>=4.2",
     ],
+    entry_points={"console_scripts": ["callbox = firmware.switch.cli:main"]},
     zip_safe=False,
 )
