@@ -4,7 +4,8 @@
 PYTHON      ?= python3.11
 VENV        := .venv
 PY          := $(VENV)/bin/python
-APT_PACKAGES := build-essential libasound2-dev libspandsp-dev libspeexdsp-dev espeak-ng
+APT_PACKAGES := build-essential libasound2-dev libspandsp-dev libspeexdsp-dev espeak-ng \
+                kamailio kamailio-sqlite-modules baresip-core
 KERNELS     := $(wildcard firmware/dsp/_*.pyx firmware/dsp/_*.pxd firmware/dsp/_*.h)
 
 .PHONY: run test bench lint build deps clean
