@@ -4,6 +4,10 @@ the plans' figures, not by ``ToneGenerator``; speech and noise come from ``signa
 import numpy as np
 import pytest
 import signals
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
 from firmware.dsp._progress import (
     RING_CADENCES,
     CallProgressDetector,
@@ -12,10 +16,6 @@ from firmware.dsp._progress import (
     RingCadenceEvent,
     learn_tone,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
-
 from firmware.dsp.tone_plans import TONE_PLANS, TonePlan
 
 FS = 8000
