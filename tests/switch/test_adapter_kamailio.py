@@ -6,6 +6,7 @@ since bans and flood limits are per source address.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,9 @@ def test_subscriber_table_keeps_no_clear_password(tmp_path: Path) -> None:
     raw = (tmp_path / "s.sqlite").read_bytes() + b"".join(
         p.read_bytes() for p in tmp_path.glob("s.sqlite-*"))
     assert b"pw1-new" not in raw
-    assert hashlib.md5(b"101:callbox:pw1-new").hexdigest().encode() in raw
+    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+        stored = db.execute("SELECT ha1 FROM subscriber WHERE username = '101'").fetchone()
+    assert stored == (hashlib.md5(b"101:callbox:pw1-new").hexdigest(),)
     with pytest.raises(ValueError):
         table.set("10 1", "x")
 
