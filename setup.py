@@ -48,7 +48,7 @@ setup(
     description="Firmware of an all-in-one call box: DSP core, switch, line cards, web admin",
     python_requires=">=3.11",
     packages=find_packages(include=["firmware", "firmware.*"]),
-    package_data={"firmware.dsp": ["*.pyi", "*.pxd", "py.typed"]},
+    package_data={"firmware.dsp": ["*.pyi", "*.pxd", "_*.h", "py.typed"]},
     ext_modules=cythonize(kernel_extensions(), compiler_directives=CYTHON_DIRECTIVES),
     install_requires=[
         "numpy>=1.26",
