@@ -5,7 +5,7 @@ PYTHON      ?= python3.11
 VENV        := .venv
 PY          := $(VENV)/bin/python
 APT_PACKAGES := build-essential libasound2-dev libspandsp-dev libspeexdsp-dev espeak-ng \
-                kamailio kamailio-sqlite-modules baresip-core
+                kamailio kamailio-sqlite-modules baresip-core umockdev
 KERNELS     := $(wildcard firmware/dsp/_*.pyx firmware/dsp/_*.pxd firmware/dsp/_*.h)
 
 .PHONY: run test bench lint build deps clean
