@@ -1,6 +1,7 @@
 """The ALSA card on the real pyalsaaudio code path: file PCMs (an asoundrc through ALSA_CONFIG_PATH)
 for the audio, a pty playing the card's controller for the signalling."""
 import os
+import select
 
 import alsaaudio
 import numpy as np
@@ -89,11 +90,13 @@ def test_audio_moves_both_ways_frame_exact(file_pcms):
     assert card.xruns == 0
 
 
-def read_commands(master) -> bytes:
-    try:
-        return os.read(master, 4096)
-    except BlockingIOError:
-        return b""
+def read_commands(master, settle_s: float = 0.01) -> bytes:
+    """Everything the card has written so far. A pty hands a write to the reader asynchronously (the
+    kernel's flip buffer), so read until the master has been quiet for ``settle_s``."""
+    data = b""
+    while select.select([master], [], [], settle_s)[0]:
+        data += os.read(master, 4096)
+    return data
 
 
 def test_controls_become_protocol_commands(file_pcms, controller):
