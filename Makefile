@@ -18,7 +18,7 @@ test: build
 	$(PY) -m pytest
 
 bench: build
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(TOPICS)
 
 lint: build
 	$(VENV)/bin/ruff check firmware tests bench hil-tests setup.py
