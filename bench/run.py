@@ -1,6 +1,6 @@
 """make bench: every figure the issues ask for, each beside its peer measured in the same run.
 
-usage: python -m bench.run [topic ...]     topics: g711 dtmf echo linedsp callerid lines (default: all)
+usage: python -m bench.run [topic ...]     topics: g711 dtmf echo linedsp callerid lines switch (default: all)
 Writes bench/results.json (name -> value). A benchmark, not a test: nothing here passes or fails.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.common import Report, peak_rss_mib
 
-TOPICS = ["g711", "dtmf", "echo", "linedsp", "callerid", "lines"]
+TOPICS = ["g711", "dtmf", "echo", "linedsp", "callerid", "lines", "switch"]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
