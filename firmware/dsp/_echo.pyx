@@ -1,5 +1,5 @@
 # cython: language_level=3
-# distutils: extra_compile_args = -fno-math-errno
+# distutils: extra_compile_args = -fno-math-errno -fno-trapping-math
 """ITU-T G.168 line echo canceller for the box's analog lines.
 
 What does it do?  ``EchoCanceller.process(rin, sin)`` takes what was sent to the line (Rin, far end)
@@ -9,9 +9,10 @@ processor (NLP) removes the residual echo while only the far end talks and fills
 the near end's background level.
 
 How does it work?  A partitioned-block frequency-domain adaptive filter (128 ms = 16 partitions of
-64 taps) with proportionate gains, a variable step and foreground/background filters for double
-talk; see ``_echo_core.h`` for the algorithm and ``_echo_fft.h`` for its FFT. This module only
-checks arguments and turns the dBm0 figures the algorithm needs into int16-scale levels.
+64 taps) with proportionate gains, a variable step, a robust (clipped) update and foreground/background
+filters for double talk, near-end DTMF included; see ``_echo_core.h`` for the algorithm and
+``_echo_fft.h`` for its FFT. This module only checks arguments and turns the dBm0 figures the
+algorithm needs into int16-scale levels.
 """
 cimport numpy as cnp
 from libc.stdint cimport int16_t

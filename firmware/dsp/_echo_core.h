@@ -22,6 +22,14 @@
  *   - the step size follows the non-parametric VSS-NLMS rule, mu = 1 - sqrt(noise/error), with the
  *     noise taken as the near end's background (measured while the far end is silent) plus G.711
  *     coding noise, so the filter adapts fast when far from the echo path and gently near it;
+ *   - that rule reads any near end as misadjustment, so once the foreground has converged the
+ *     background's error is clipped bin by bin (a Huber-type robust update): each bin's error,
+ *     relative to the strongest far-end power its partitions hold, is compared with a slowly rising
+ *     scale of its usual value, and where it is far above that only the usual amount drives the
+ *     update. A near-end tone (the caller dialling DTMF) or a near end heard while the far end is
+ *     weak or silent (no excitation: a normalised step would fit the near end with whatever far-end
+ *     energy is left in the tail) then barely moves the background; a new echo path still gets
+ *     through, at first slowly, at full speed once the scale has risen to it;
  *   - a foreground filter makes the output. It takes the background's coefficients when those do
  *     significantly better, drifts slowly towards them while both do equally well (which averages the
  *     background's steady-state jitter away) and is left alone when the error is far above what the
@@ -30,6 +38,14 @@
  *     and over the last few). That tracked echo return may improve quickly but worsen only slowly,
  *     so that double talk the detector missed cannot teach it to expect more residual. A background
  *     that does much worse than the foreground (it adapted on near-end speech) restarts from it.
+ *     Narrowband near ends are caught apart: where the foreground's error, relative to the far-end
+ *     power in each bin, is concentrated in a few bins, the excess is a near-end tone (the caller's
+ *     DTMF), not a new echo path. A background that beats the foreground then (having fitted part of
+ *     the tone from the far end's energy in its bins) is not taken; when the hold ends and the
+ *     background has not clearly beaten the foreground since the tone, it restarts from the
+ *     foreground (what it learnt during the tone may look good in the bins the far end happens to
+ *     excite and be wrong in the others); and the near end's background-noise estimate, which may
+ *     otherwise rise while the far end is silent, does not rise on a tone.
  *   Zero latency: the foreground's first partition runs in direct form sample by sample; the other
  *   partitions only need far-end blocks that are already complete, so their contribution to a block is
  *   computed when the previous block ends. Processing is therefore identical whatever the chunking
@@ -69,6 +85,15 @@
 #define ECHO_SUSPICIOUS_COPY_SMOOTHED 2.0f  /* ... in this block, and by 3 dB over the last few */
 #define ECHO_SUSPICIOUS_HANGOVER_MS 250 /* no averaging until the near end has paused this long */
 #define ECHO_SUSPICIOUS_HANGOVER (ECHO_SUSPICIOUS_HANGOVER_MS * ECHO_SAMPLE_RATE / 1000 / ECHO_BLOCK)
+#define ECHO_NEAR_END_BLOCKS 3          /* blocks of near-end tone in a hold (24 ms) that discredit the
+                                           background's learning during it */
+#define ECHO_NARROWBAND_BINS 12.0f      /* a near-end excess spread over fewer bins (750 Hz) is tonal */
+#define ECHO_CONVERGED_DB 15.0          /* foreground echo return from which double talk is guarded */
+#define ECHO_CLIP_RATIO 16.0f           /* 12 dB: a bin's error this far above its usual level is clipped */
+#define ECHO_SCALE_RATE 0.2f            /* per block: a bin's error scale moves this share of the way ... */
+#define ECHO_SCALE_RISE 2.0f            /* ... towards its error, capped at twice the scale: it rises at
+                                           most 20 % (0.8 dB) per block and falls about 1 dB per block */
+#define ECHO_SCALE_FLOOR 1e-12f         /* ... down to this (far below coding noise), not to denormals */
 #define ECHO_AVERAGING 0.05f            /* per block: foreground's drift towards an equal background */
 #define ECHO_RETURN_SMOOTH 0.9f         /* per block: memory of the foreground echo/residual powers */
 #define ECHO_RETURN_RISE_SMOOTH 0.99f   /* ... when the residual is above its tracked share: it rises
@@ -126,6 +151,12 @@ typedef struct {
     double resid_energy;        /* smoothed fg error energy per block, in accepted blocks */
     int suspicious;             /* last block's fg error was far above the expected residual */
     int suspicious_hold;        /* blocks left before the foreground may average again */
+    int hold_near_blocks;       /* blocks of this hold with a near-end tone in Sin */
+    int hold_proven;            /* the background was taken since the tone was last heard */
+    double converged_return;    /* resid/echo energy ratio below which the foreground has converged */
+    float fg_bin_err[ECHO_FFT_STRIDE] __attribute__((aligned(16)));  /* |F_k|^2, fg error, smoothed
+                                                                        over the hold so far */
+    float err_scale[ECHO_FFT_STRIDE] __attribute__((aligned(16)));   /* usual |E_k|^2 / peak_k (0: none) */
     /* ERLE estimate */
     double erle_sin;            /* smoothed Sin energy per block while the far end talks */
     double erle_err;            /* smoothed Sout energy (before the NLP) over the same blocks */
@@ -173,6 +204,10 @@ static void echo_reset(echo_state *s)
     s->echo_energy = s->resid_energy = 0.0;
     s->suspicious = 0;
     s->suspicious_hold = 0;
+    s->hold_near_blocks = 0;
+    s->hold_proven = 0;
+    memset(s->fg_bin_err, 0, sizeof(s->fg_bin_err));
+    memset(s->err_scale, 0, sizeof(s->err_scale));
     s->erle_sin = s->erle_err = 0.0;
     s->resid_ratio = 1.0f;
     s->noise_amp = sqrtf(s->cfg.floor_init_power);
@@ -212,6 +247,7 @@ static echo_state *echo_new(const echo_config *cfg)
     s->err_decay = (float)exp(-1000.0 / (ECHO_ERROR_ENVELOPE_MS * ECHO_SAMPLE_RATE));
     s->echo_decay = (float)exp(-1000.0 / (ECHO_ECHO_ENVELOPE_MS * ECHO_SAMPLE_RATE));
     s->near_hangover = (int)(ECHO_NEAR_HANGOVER_MS * ECHO_SAMPLE_RATE / 1000.0);
+    s->converged_return = pow(10.0, -ECHO_CONVERGED_DB / 10.0);
     echo_reset(s);
     return s;
 }
@@ -370,9 +406,35 @@ static int echo_gains(echo_state *s, const float *energy, int *top, float k_tap[
     return ntop;
 }
 
+/* out = raw mixed with its moving average over 2 * SMOOTH_BINS + 1 bins (edge bins repeated). */
+static void echo_smooth_bins(const float *raw, float *out)
+{
+    const int h = ECHO_SMOOTH_BINS;
+    float window = (h + 1) * raw[0];
+    for (int k = 1; k <= h; k++)
+        window += raw[k];
+    for (int k = 0; k < ECHO_FFT_BINS; k++) {
+        out[k] = ECHO_SMOOTH_WEIGHT * window / (2 * h + 1) + (1.0f - ECHO_SMOOTH_WEIGHT) * raw[k];
+        window += raw[k + h + 1 < ECHO_FFT_BINS ? k + h + 1 : ECHO_FFT_BINS - 1];
+        window -= raw[k - h > 0 ? k - h : 0];
+    }
+    for (int k = ECHO_FFT_BINS; k < ECHO_FFT_STRIDE; k++)
+        out[k] = 1.0f;
+}
+
+/* Lane-wise max of two 4-float vectors (a vector comparison gives all-ones lanes where it holds). */
+typedef int32_t echo_v4mask __attribute__((vector_size(16)));
+static inline echo_v4 echo_v4_max(echo_v4 a, echo_v4 b)
+{
+    const echo_v4mask a_larger = a > b;
+    return (echo_v4)((a_larger & (echo_v4mask)a) | (~a_larger & (echo_v4mask)b));
+}
+
 /* Per-bin normaliser: gain-weighted far-end power seen by the partitions, regularised, and mixed with
-   its average over neighbouring bins. */
-static void echo_normaliser(const echo_state *s, const float *gain, float *norm)
+   its average over neighbouring bins. Also peak: per bin, the strongest far-end power any partition
+   holds, with the same regularisation: the most echo the far end could be returning in that bin
+   whichever partition the path is in (the reference of the robust update). */
+static void echo_normaliser(const echo_state *s, const float *gain, float *norm, float *peak)
 {
     const int P = s->partitions;
     float raw[ECHO_FFT_STRIDE] __attribute__((aligned(16)));
@@ -389,30 +451,92 @@ static void echo_normaliser(const echo_state *s, const float *gain, float *norm)
             acc += gain[p] * ECHO_V4(pow_of[p] + k);
         ECHO_V4(raw + k) = acc * inv;
     }
+    for (int k = 0; k < ECHO_FFT_STRIDE; k += 4) {
+        echo_v4 top = ECHO_V4(pow_of[0] + k);
+        for (int p = 1; p < P; p++)
+            top = echo_v4_max(top, ECHO_V4(pow_of[p] + k));
+        ECHO_V4(peak + k) = top;
+    }
     float mean = 0.0f;
     for (int k = 0; k < ECHO_FFT_BINS; k++)
         mean += raw[k];
     mean /= ECHO_FFT_BINS;
     const float floor = ECHO_REG_RELATIVE * mean + ECHO_FFT_POINTS * s->cfg.reg_power;
-    for (int k = 0; k < ECHO_FFT_BINS; k++)
-        raw[k] += floor;
-    /* moving sum over 2 * SMOOTH_BINS + 1 bins, the edge bins repeated beyond the band */
-    const int h = ECHO_SMOOTH_BINS;
-    float window = (h + 1) * raw[0];
-    for (int k = 1; k <= h; k++)
-        window += raw[k];
     for (int k = 0; k < ECHO_FFT_BINS; k++) {
-        norm[k] = ECHO_SMOOTH_WEIGHT * window / (2 * h + 1) + (1.0f - ECHO_SMOOTH_WEIGHT) * raw[k];
-        window += raw[k + h + 1 < ECHO_FFT_BINS ? k + h + 1 : ECHO_FFT_BINS - 1];
-        window -= raw[k - h > 0 ? k - h : 0];
+        raw[k] += floor;
+        peak[k] += floor;
     }
     for (int k = ECHO_FFT_BINS; k < ECHO_FFT_STRIDE; k++)
-        norm[k] = 1.0f;
+        peak[k] = 1.0f;
+    echo_smooth_bins(raw, norm);
 }
 
-/* Non-parametric VSS step from this block's energies; also tracks the near end's background. */
+/* Power spectrum of the foreground's error over this block ([0, e]), smoothed over the blocks of a
+   hold (fresh: the hold starts, forget the last one). Only holds need it, so only they pay its FFT. */
+static void echo_track_fg_error(echo_state *s, int fresh)
+{
+    float t[ECHO_FFT_POINTS] __attribute__((aligned(16)));
+    float f_re[ECHO_FFT_STRIDE] __attribute__((aligned(16)));
+    float f_im[ECHO_FFT_STRIDE] __attribute__((aligned(16)));
+    memset(t, 0, sizeof(float) * ECHO_BLOCK);
+    memcpy(t + ECHO_BLOCK, s->efg, sizeof(float) * ECHO_BLOCK);
+    echo_rfft(t, f_re, f_im);
+    const echo_v4 memory = fresh ? (echo_v4){0.0f, 0.0f, 0.0f, 0.0f}
+                                 : (echo_v4){ECHO_DIFF_SMOOTH, ECHO_DIFF_SMOOTH, ECHO_DIFF_SMOOTH, ECHO_DIFF_SMOOTH};
+    const echo_v4 one = {1.0f, 1.0f, 1.0f, 1.0f};
+    for (int k = 0; k < ECHO_FFT_STRIDE; k += 4) {
+        const echo_v4 fr = ECHO_V4(f_re + k), fi = ECHO_V4(f_im + k);
+        ECHO_V4(s->fg_bin_err + k) = memory * ECHO_V4(s->fg_bin_err + k) + (one - memory) * (fr * fr + fi * fi);
+    }
+}
+
+/* True when the foreground's error, relative to the far-end power in each bin, is concentrated in
+   fewer than ECHO_NARROWBAND_BINS bins: their effective number is (sum r)^2 / sum r^2. A new echo
+   path leaves an error shaped like the far end (ratios spread over the band); a near-end tone does
+   not. */
+static int echo_excess_is_narrowband(const echo_state *s, const float *peak)
+{
+    float sum = 0.0f, sum2 = 0.0f;
+    for (int k = 0; k < ECHO_FFT_BINS; k++) {
+        const float r = s->fg_bin_err[k] / peak[k];
+        sum += r;
+        sum2 += r * r;
+    }
+    return sum * sum < ECHO_NARROWBAND_BINS * sum2;
+}
+
+/* The foreground's tracked echo return says it has converged (double talk is guarded from then on). */
+static inline int echo_converged(const echo_state *s)
+{
+    return s->resid_energy < s->converged_return * s->echo_energy;
+}
+
+/* Scales the background's error spectrum into its update, 2 mu E / norm, clipping bins whose error is
+   far above usual (see the header) once the foreground has converged; tracks the bins' usual error
+   while the far end talks in this block (only then does the error say anything about the path). */
+static void echo_robust_error(echo_state *s, float mu, const float *norm, const float *peak,
+                              float *e_re, float *e_im)
+{
+    /* branch-free, so that it vectorises; a scale of 0 means "not measured yet" */
+    const float clip = echo_converged(s) ? ECHO_CLIP_RATIO : INFINITY;
+    const float rate = s->quiet_blocks == 0 ? ECHO_SCALE_RATE : 0.0f;
+    for (int k = 0; k < ECHO_FFT_STRIDE; k++) {
+        const float eps = (e_re[k] * e_re[k] + e_im[k] * e_im[k]) / peak[k];
+        const float scale = s->err_scale[k];
+        const float ratio = clip * scale / eps;          /* w^2 where below 1 */
+        const float w = sqrtf(scale > 0.0f ? echo_min(ratio, 1.0f) : 1.0f);
+        const float tracked = scale + rate * (echo_min(eps, ECHO_SCALE_RISE * scale) - scale);
+        s->err_scale[k] = scale > 0.0f ? echo_max(tracked, ECHO_SCALE_FLOOR) : eps;
+        const float g = 2.0f * mu * w / norm[k];
+        e_re[k] *= g;
+        e_im[k] *= g;
+    }
+}
+
+/* Non-parametric VSS step from this block's energies; also tracks the near end's background, which
+   does not rise while the error is a near-end tone (a caller dialling while the far end is silent). */
 static float echo_step(echo_state *s, double bg_energy, double fg_energy, double sin_energy,
-                       double rin_energy)
+                       double rin_energy, const float *peak)
 {
     const double pe = bg_energy / ECHO_BLOCK, pf = fg_energy / ECHO_BLOCK;
     if (s->blocks == 0) {
@@ -423,10 +547,12 @@ static float echo_step(echo_state *s, double bg_energy, double fg_energy, double
     s->fg_err = ECHO_FG_ERROR_SMOOTH * s->fg_err + (1.0 - ECHO_FG_ERROR_SMOOTH) * pf;
     s->quiet_blocks = rin_energy < ECHO_BLOCK * (double)s->cfg.far_quiet_power ? s->quiet_blocks + 1 : 0;
     if (s->quiet_blocks >= s->partitions) {     /* no echo left in Sin: its residue is the near end */
-        if (!s->floor_measured)
+        const int tonal = s->suspicious_hold > 0 && echo_excess_is_narrowband(s, peak);
+        if (!s->floor_measured && !tonal) {
             s->floor = s->fg_err;
-        s->floor_measured = 1;
-        s->floor = fmin(s->floor * s->cfg.floor_rise, s->fg_err);
+            s->floor_measured = 1;
+        }
+        s->floor = fmin(tonal ? s->floor : s->floor * s->cfg.floor_rise, s->fg_err);
     }
     const double noise = s->floor + s->cfg.codec_noise_ratio * sin_energy / ECHO_BLOCK;
     if (s->bg_err <= noise)
@@ -436,7 +562,8 @@ static float echo_step(echo_state *s, double bg_energy, double fg_energy, double
 
 /* Foreground/background decisions after the background's update; true when the foreground is to
    average towards the background (done for partitions >= 1 by echo_fg_output). */
-static int echo_two_filters(echo_state *s, double ff, double bb, double dd, double yy)
+static int echo_two_filters(echo_state *s, double ff, double bb, double dd, double yy, double ss,
+                            const float *peak)
 {
     const int P = s->partitions;
     const size_t bytes = sizeof(float) * ECHO_FFT_STRIDE * (size_t)(P - 1);
@@ -452,22 +579,40 @@ static int echo_two_filters(echo_state *s, double ff, double bb, double dd, doub
         ? yy * s->resid_energy / s->echo_energy + ECHO_BLOCK * s->floor : INFINITY;
     const int suspicious = ff > ECHO_SUSPICIOUS_RATIO * expected;
     /* near-end speech comes in syllables: the pauses between them do not end the double talk */
+    const int held = s->suspicious_hold > 0;
     s->suspicious_hold = suspicious ? ECHO_SUSPICIOUS_HANGOVER
                                     : (s->suspicious_hold > 0 ? s->suspicious_hold - 1 : 0);
+    if (!held)
+        s->hold_near_blocks = s->hold_proven = 0;
+    if (s->suspicious_hold > 0)
+        echo_track_fg_error(s, !held);
+    /* a near-end tone: a narrowband excess that Sin carries (the foreground's own output after the
+       far end stops is not in Sin). Whatever the background proved before it does not vouch for
+       what it learnt while the tone lasted. */
+    if (suspicious && 2.0 * ss > ff && echo_excess_is_narrowband(s, peak)) {
+        s->hold_near_blocks++;
+        s->hold_proven = 0;
+    }
+    /* the hold is over, and the background has not beaten the foreground clearly since the tone */
+    const int restart = held && s->suspicious_hold == 0 && !s->hold_proven
+                        && s->hold_near_blocks >= ECHO_NEAR_END_BLOCKS;
     /* during (or just after) double talk the background may look better only because it fitted the
-       near end's speech: then it must be clearly better, in this block and over the last few */
+       near end's speech: then it must be clearly better, in this block and over the last few, and the
+       foreground's excess must not be a near-end tone */
     const int clearly_better = bb * ECHO_SUSPICIOUS_COPY < ff
-                               && s->bg_smooth * ECHO_SUSPICIOUS_COPY_SMOOTHED < s->fg_smooth;
+                               && s->bg_smooth * ECHO_SUSPICIOUS_COPY_SMOOTHED < s->fg_smooth
+                               && !(echo_converged(s) && echo_excess_is_narrowband(s, peak));
     int copied = 0, average = 0;
-    if (s->diff_mean > 0.0 && significant && (s->suspicious_hold == 0 || clearly_better)) {
+    if (!restart && s->diff_mean > 0.0 && significant && (s->suspicious_hold == 0 || clearly_better)) {
         memcpy(s->fg_re + ECHO_FFT_STRIDE, s->bg_re + ECHO_FFT_STRIDE, bytes);
         memcpy(s->fg_im + ECHO_FFT_STRIDE, s->bg_im + ECHO_FFT_STRIDE, bytes);
         memcpy(s->fg_head, bg_taps0, sizeof(s->fg_head));
         s->diff_mean = s->diff_var = 0.0;
         s->fg_smooth = s->bg_smooth;
         copied = 1;
-    } else if (s->diff_mean < 0.0 && d2 > ECHO_RESET_SIGNIFICANCE * s->diff_var
-               && bb > ECHO_RESET_RATIO * ff) {
+        s->hold_proven |= s->suspicious_hold > 0;
+    } else if (restart || (s->diff_mean < 0.0 && d2 > ECHO_RESET_SIGNIFICANCE * s->diff_var
+                           && bb > ECHO_RESET_RATIO * ff)) {
         memcpy(s->bg_re + ECHO_FFT_STRIDE, s->fg_re + ECHO_FFT_STRIDE, bytes);
         memcpy(s->bg_im + ECHO_FFT_STRIDE, s->fg_im + ECHO_FFT_STRIDE, bytes);
         memcpy(s->bg_taps, s->fg_head, sizeof(s->fg_head));
@@ -500,6 +645,7 @@ static void echo_block_end(echo_state *s)
     float e_re[ECHO_FFT_STRIDE] __attribute__((aligned(16)));   /* the background error's spectrum */
     float e_im[ECHO_FFT_STRIDE] __attribute__((aligned(16)));
     float norm[ECHO_FFT_STRIDE] __attribute__((aligned(16)));
+    float peak[ECHO_FFT_STRIDE] __attribute__((aligned(16)));
     float ebg[ECHO_BLOCK] __attribute__((aligned(16)));
     float k_tap[1 + ECHO_TOP_PARTITIONS][ECHO_BLOCK];
     float gain[ECHO_MAX_PARTITIONS], energy[ECHO_MAX_PARTITIONS];
@@ -535,14 +681,10 @@ static void echo_block_end(echo_state *s)
     echo_rfft(t, e_re, e_im);
 
     const int ntop = echo_gains(s, energy, top, k_tap, gain);
-    echo_normaliser(s, gain, norm);
-    const float mu = echo_step(s, bb, ff, ss, xx);
+    echo_normaliser(s, gain, norm, peak);
+    const float mu = echo_step(s, bb, ff, ss, xx, peak);
     if (mu > 0.0f) {
-        for (int k = 0; k < S; k += 4) {     /* 2 mu E / norm */
-            echo_v4 scale = (2.0f * mu) / ECHO_V4(norm + k);
-            ECHO_V4(e_re + k) *= scale;
-            ECHO_V4(e_im + k) *= scale;
-        }
+        echo_robust_error(s, mu, norm, peak, e_re, e_im);
         int is_top[ECHO_MAX_PARTITIONS] = {0};
         for (int u = 0; u < ntop; u++)
             is_top[top[u]] = 1 + u;
@@ -586,7 +728,7 @@ static void echo_block_end(echo_state *s)
         }
     }
 
-    const int average = echo_two_filters(s, ff, bb, dd, yy);
+    const int average = echo_two_filters(s, ff, bb, dd, yy, ss, peak);
 
     /* the foreground's partitions >= 1 over the next block: they see Rin blocks up to this one */
     echo_fg_output(s, average, y_re, y_im);

@@ -174,6 +174,91 @@ def test_double_talk_does_not_diverge_g168_test_3(model, delay_ms, erl_db, kind,
                                    f"speexdsp {peer_before:.1f} -> {peer_after:.1f} dB")
 
 
+# ------------------------------------------------------------------ G.168 Test 3: the caller dials
+# Near-end DTMF is double talk too: narrowband tones, stronger than the echo. The G.168 Test 3
+# criterion (clause 6.4.2, performance under double talk: the converged canceller does not diverge) is
+# read as above: ERLE over the second after the digits within 3 dB of the 2 s before them.
+DIGITS = "2025#"
+DIGIT_MS = 80                       # ms on, then as long off (a quick dialler)
+DIGIT_DBM0 = -12.0                  # per tone: louder than the echo of a -15 dBm0 far end
+DIAL_AT_S = (4.0, 8.0)              # s: the first while the canceller still converges, the second after
+PAUSE_DIAL_AT_S = 10.0              # s
+PAUSE_LEAD_MS = [20, 300]           # the far end falls silent this long before the first digit ...
+PAUSE_TRAIL_MS = 100                # ... and speaks again this long after the last
+TONE_TO_DISTORTION_DB = 30.0        # digits in Sout minus the digits sent; G.711 coding alone: ~37 dB
+DIALLING_LINES = [("D.2", 12, 6), ("D.4", 40, 10), ("D.6", 32, 10), ("D.9", 0, 20)]
+PAUSE_LINES = [("D.2", 12, 6), ("D.5", 8, 10), ("D.7", 48, 12), ("D.9", 0, 20)]
+
+
+@cache
+def dialled_digits() -> np.ndarray:
+    digits = signals.dtmf(DIGITS, on_ms=DIGIT_MS, off_ms=DIGIT_MS, level_dbm0=DIGIT_DBM0, seed=3)
+    return digits.astype(np.float64)
+
+
+def dialled_line(far: np.ndarray, model: str, delay_ms: float, erl_db: float,
+                 dial_at_s: tuple[float, ...]) -> echo_paths.EchoSignals:
+    """The line with the caller dialling DIGITS at each of dial_at_s (s)."""
+    near = np.zeros(far.size)
+    digits = dialled_digits()
+    for at in dial_at_s:
+        near[int(at * FS):int(at * FS) + digits.size] = digits
+    return echo_paths.make_echo(far, model, erl_db=erl_db, bulk_delay_ms=delay_ms, seed=2, near=near)
+
+
+def digits_reach_sout(ln: echo_paths.EchoSignals, sout: np.ndarray,
+                      dial_at_s: tuple[float, ...]) -> str | None:
+    """What is wrong with the digits in Sout, or None: with the NLP on they must all be detected (by
+    spandsp, an independent receiver), and with it off the tones must come through as they were sent."""
+    heard = peers.SpandspDtmfDetector().process(EchoCanceller(nlp=True).process(ln.rin, ln.sin))
+    if heard != DIGITS * len(dial_at_s):
+        return f"spandsp heard {heard!r} in Sout (NLP on), the caller dialled {DIGITS!r} x {len(dial_at_s)}"
+    n = dialled_digits().size
+    for at in dial_at_s:
+        span = slice(int(at * FS), int(at * FS) + n)
+        sent = ln.near[span]
+        ratio = 10 * np.log10(np.sum(sent ** 2) / np.sum((sout[span] - sent) ** 2))
+        if ratio < TONE_TO_DISTORTION_DB:
+            return f"digits at {at:g} s: Sout is only {ratio:.1f} dB away from them (the filter fitted them)"
+    return None
+
+
+@pytest.mark.parametrize(("model", "delay_ms", "erl_db"), DIALLING_LINES)
+def test_dtmf_dialled_over_far_end_speech_does_not_diverge_g168_test_3(model, delay_ms, erl_db):
+    """An IVR prompt (speech, -15 dBm0) plays while the caller dials, twice."""
+    far = signals.speech(12, seed=1, level_dbm0=SPEECH_DBM0)
+    ln = dialled_line(far, model, delay_ms, erl_db, DIAL_AT_S)
+    sout = ours(ln.rin, ln.sin)
+    end = dialled_digits().size / FS
+    for at in DIAL_AT_S:
+        before = erle(ln.echo, sout, ln.near, (at - 2.0, at))
+        after = erle(ln.echo, sout, ln.near, (at + end, at + end + 1.0))
+        assert after >= before - 3.0, f"digits at {at:g} s: ERLE {before:.1f} -> {after:.1f} dB"
+    problem = digits_reach_sout(ln, sout, DIAL_AT_S)
+    assert problem is None, problem
+
+
+@pytest.mark.parametrize("lead_ms", PAUSE_LEAD_MS)
+@pytest.mark.parametrize(("model", "delay_ms", "erl_db"), PAUSE_LINES)
+def test_dtmf_dialled_while_the_far_end_is_silent_does_not_diverge_g168_test_3(model, delay_ms, erl_db,
+                                                                                 lead_ms):
+    """White noise at -20 dBm0 from the far end, silent while the caller dials. 20 ms after it stopped,
+    the far end's last blocks are still in the filter's tail: excitation too weak to explain Sin, which
+    a normalised step would fit anyway; 300 ms after, the tail is empty. ERLE is compared before the
+    pause and after the far end resumes."""
+    far = far_end("white").copy()
+    end = PAUSE_DIAL_AT_S + dialled_digits().size / FS
+    pause = (PAUSE_DIAL_AT_S - lead_ms / 1000, end + PAUSE_TRAIL_MS / 1000)
+    far[int(pause[0] * FS):int(pause[1] * FS)] = 0
+    ln = dialled_line(far, model, delay_ms, erl_db, (PAUSE_DIAL_AT_S,))
+    sout = ours(ln.rin, ln.sin)
+    before = erle(ln.echo, sout, ln.near, (pause[0] - 2.0, pause[0]))
+    after = erle(ln.echo, sout, ln.near, (pause[1], pause[1] + 1.0))
+    assert after >= before - 3.0, f"ERLE {before:.1f} -> {after:.1f} dB"
+    problem = digits_reach_sout(ln, sout, (PAUSE_DIAL_AT_S,))
+    assert problem is None, problem
+
+
 # ------------------------------------------------------------------ G.168 Test 2A: NLP on
 @pytest.mark.parametrize("kind", ["white", "speech"])
 @pytest.mark.parametrize(("model", "delay_ms", "erl_db"), [("D.2", 0, 6), ("D.7", 40, 20), ("D.4", 64, 10)])
